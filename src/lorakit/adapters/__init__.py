@@ -1,0 +1,1 @@
+"""Adapters: the registry (SQLite), loading many on one base, merge, export."""

@@ -1,0 +1,1 @@
+"""Types and helpers every stage of the loop stands on."""
