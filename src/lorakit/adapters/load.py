@@ -92,3 +92,38 @@ def load_with_adapters(model, adapters: dict[str, str | Path], base: Base | None
         else:
             peft_model.load_adapter(str(folder), adapter_name=name, is_trainable=False)
     return peft_model if peft_model is not None else model
+
+
+def check_record_base(record, base: Base) -> None:
+    """Refuse a registered adapter (an ``AdapterRecord``) whose base hash is not ``base``'s."""
+    want = getattr(record, "base_hash", None)
+    if want and want != base.weights_hash():
+        raise LorakitError(
+            f"adapter {record.name!r} is registered for base {record.base_name!r} "
+            f"({want[:19]}), not for {base.name!r}", path=record.path,
+            fix=f"serve it with --base {record.base_name}")
+
+
+def base_spec_for(registry, adapters: list[str], folders: dict[str, Path]) -> str:
+    """The base to load when --base is not given: the one the adapters were made for.
+
+    ``registry`` is a ``Registry``; ``adapters`` are registered names and
+    ``folders`` maps names to adapter folders. Falls back to the default base.
+    """
+    for name in adapters:
+        record = registry.find(name)
+        if record is not None:
+            return record.base_path if record.base_path and Path(record.base_path).is_dir() \
+                else record.base_name or "default"
+    for folder in folders.values():
+        if (Path(folder) / MANIFEST).exists():
+            info = read_manifest(folder).base_model
+            path = info.get("path")
+            return path if path and Path(path).is_dir() else info.get("name") or "default"
+        try:
+            declared = json.loads((Path(folder) / "adapter_config.json").read_text())
+            if declared.get("base_model_name_or_path"):
+                return declared["base_model_name_or_path"]
+        except (OSError, ValueError):
+            pass
+    return "default"

@@ -1,0 +1,1 @@
+"""Training: preflight, the LoRA loop, checkpoints and resume, metrics, the adapter folder."""

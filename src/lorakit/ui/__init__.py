@@ -1,0 +1,1 @@
+"""The local web UI: review data, see runs, compare adapters (`lorakit ui`)."""
