@@ -10,6 +10,7 @@ many planted pairs were found.
 
     python benchmarks/dedup_bench.py                 # 100k rows
     python benchmarks/dedup_bench.py --rows 20000 --json out.json
+    python benchmarks/dedup_bench.py --save bench.jsonl   # then: lorakit data check bench.jsonl
 """
 
 from __future__ import annotations
@@ -102,26 +103,34 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="processes for the per-row work (default: check's own choice)")
     parser.add_argument("--json", dest="json_path", help="write the figures here as JSON")
+    parser.add_argument("--save", help="only write the generated rows to this JSONL file "
+                                       "(to time `lorakit data check` on it)")
     args = parser.parse_args()
 
     rows, planted = generate(args.rows, args.seed)
+    if args.save:
+        Path(args.save).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"wrote {len(rows)} rows to {args.save}; planted {dict(planted)}")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        load0 = os.getloadavg()[0]  # other work on the machine skews the wall time
         start, cpu0 = time.perf_counter(), _cpu()
         report = check_path(path, progress=False, workers=args.workers)
         wall, cpu = time.perf_counter() - start, _cpu() - cpu0
     found = Counter(f.check for f in report.findings)
     result = {
         "rows": report.rows, "wall_s": round(wall, 2), "rows_per_s": round(report.rows / wall),
-        "cpu_s": round(cpu, 2), "workers": args.workers, "load_avg_1m": os.getloadavg()[0],
+        "cpu_s": round(cpu, 2), "workers": args.workers,
+        "load_avg_1m_start": load0, "load_avg_1m": os.getloadavg()[0],
         "planted": dict(planted),
         "found": {k: found[k] for k in ("exact_duplicate", "near_duplicate",
                                         "conflicting_answers")},
         "other_findings": {k: v for k, v in found.items() if k not in planted},
     }
     print(f"{result['rows']} rows checked in {wall:.1f}s ({result['rows_per_s']} rows/s), "
-          f"{cpu:.1f} CPU-s, load average {result['load_avg_1m']:.1f}")
+          f"{cpu:.1f} CPU-s, load average {load0:.1f} -> {result['load_avg_1m']:.1f}")
     for kind, count in planted.items():
         print(f"  {kind:20s} planted {count:6d}  found {found[kind]:6d}")
     if result["other_findings"]:

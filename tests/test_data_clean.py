@@ -31,7 +31,7 @@ def test_clean_repairs_rejects_and_accounts_for_every_row(tmp_path, tiny_tokeniz
     assert (report.kept, report.rejected) == (6, 4)
     kept = read_jsonl(out)
     assert kept[3]["messages"][1]["content"] == "Is it café or not?"
-    assert kept[3]["messages"][2]["content"] == "It’s   fine."
+    assert kept[3]["messages"][2]["content"] == "It’s fine."
     assert kept[4]["messages"][2]["content"] == "Yes: always & forever."
     assert [m["role"] for m in kept[5]["messages"]] == ["user", "assistant"]
     rejects = read_jsonl(rej)

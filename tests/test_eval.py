@@ -179,3 +179,28 @@ def test_default_base_zero_adapter_flagged_on_support_rows(default_base, tmp_pat
     assert result["adapter"]["same_as_base"] == 1.0
     assert [f["check"] for f in result["flags"]][:1] == ["unchanged"]
     assert 0 < result["base"]["loss"] < 10 and result["base"]["general_loss"] < 10
+
+
+def test_borrowed_template_output_is_cut_at_marker_near_misses(tiny_tokenizer):
+    from lorakit.eval.infer import Generation
+    from lorakit.eval.run import _cut_at_turn_end
+
+    text = "It has a motor.\n<|im_end>\n<|im_start|>user\nAnd gears?"
+    cut = _cut_at_turn_end(Generation(text, 20, True), tiny_tokenizer)
+    assert cut.text == "It has a motor." and not cut.hit_max
+
+
+def test_sampling_is_seeded(setup):
+    def outputs(seed: int) -> list[str]:
+        result = evaluate(
+            [setup["changed"]],
+            setup["data"],
+            record=False,
+            temperature=1.0,
+            seed=seed,
+            **FAST,
+        )
+        return [row["adapter"] for row in result["examples"]]
+
+    assert outputs(3) == outputs(3)
+    assert outputs(3) != outputs(4)

@@ -6,7 +6,9 @@ planted, seeded and deterministic, so that `lorakit data check` and
 encoding, mojibake, markup, whitespace) are planted *in place* on train rows,
 so a good cleaner gives the row back; fatal ones (broken JSON, bad schema,
 duplicates, conflicts, personal data, leaks from heldout.jsonl, ...) are
-*extra* rows. Stdlib only. Run: python examples/support/make_messy.py
+*extra* rows. Also writes defects.json, the expected findings (defects_doc.py).
+Stdlib only.
+Run: python examples/support/make_messy.py
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import copy
 import json
 import random
-from collections import Counter
 from pathlib import Path
+
+from defects_doc import expected, write_defects
 
 HERE = Path(__file__).resolve().parent
 SEED = 2026
@@ -37,7 +40,7 @@ EXPECT = {
     "HTML markup": "markup",
     "mojibake": "mojibake",
     "overlong row": "too_long",
-    "whitespace junk": "(none: clean trims it)",
+    "whitespace junk": "(none: clean fixes it)",
     "leak from heldout.jsonl": "eval_overlap (with --eval heldout.jsonl)",
 }
 
@@ -344,45 +347,6 @@ def plant(train: list[dict], heldout: list[dict], rng: random.Random):
     return out
 
 
-def write_defects(path: Path, out: list, n_train: int) -> None:
-    """DEFECTS.md: every planted defect with its line in raw_messy.jsonl."""
-    first_line: dict = {}
-    for n, entry in enumerate(out, 1):
-        first_line.setdefault(entry[4], n)  # a train row comes before its copies
-    counts = Counter(kind for _, kind, *_ in out if kind)
-    rows = []
-    for n, (_, kind, note, label, src) in enumerate(out, 1):
-        if not kind:
-            continue
-        related = ""
-        if kind in ("exact duplicate", "near duplicate", "conflicting answer"):
-            related = f"line {first_line[src]}"
-        rows.append(f"| {n} | {kind} | {EXPECT[kind]} | {label} | {related} | {note} |")
-    summary = "\n".join(f"| {k} | {EXPECT[k]} | {counts[k]} |" for k in EXPECT)
-    text = f"""# Planted defects in raw_messy.jsonl
-
-Written by `make_messy.py` (seed {SEED}); do not edit by hand, rerun the script.
-`raw_messy.jsonl` has {len(out)} lines: the {n_train} rows of `train.jsonl` in their
-order (some changed in place), plus {len(out) - n_train} extra rows. Line numbers are
-1-based. Rows not listed here are clean copies of train rows. The personal data is
-made up (invented names, mail domains and
-numbers, and the standard Visa test card number).
-
-Repairable defects are planted in place (the clean row is recoverable); the rest are
-extra rows placed after the row they copy, so the later row carries the finding.
-Leaks from heldout.jsonl show up when checking with `--eval examples/support/heldout.jsonl`.
-A street address has no check of its own in every tool; it is listed as personal data.
-
-| defect | expected check | rows |
-| --- | --- | --- |
-{summary}
-
-| line | defect | expected check | from | related | what was done |
-| --- | --- | --- | --- | --- | --- |
-""" + "\n".join(rows) + "\n"
-    path.write_text(text, encoding="utf-8", newline="\n")
-
-
 def main() -> None:
     train, heldout = ([json.loads(s) for s in (HERE / name).read_text("utf-8").splitlines()]
                       for name in ("train.jsonl", "heldout.jsonl"))
@@ -391,8 +355,11 @@ def main() -> None:
     # every defect stays on one physical line
     assert all(b"\n" not in data for data, *_ in out)
     (HERE / "raw_messy.jsonl").write_bytes(b"".join(data + b"\n" for data, *_ in out))
-    write_defects(HERE / "DEFECTS.md", out, len(train))
-    print(f"wrote {len(out)} lines to raw_messy.jsonl and DEFECTS.md")
+    records = expected(out, train, EXPECT)
+    write_defects(HERE / "DEFECTS.md", out, records, len(train), EXPECT, SEED)
+    (HERE / "defects.json").write_text(json.dumps(records, indent=1, ensure_ascii=False)
+                                       + "\n", encoding="utf-8", newline="\n")
+    print(f"wrote {len(out)} lines to raw_messy.jsonl, DEFECTS.md and defects.json")
 
 
 if __name__ == "__main__":

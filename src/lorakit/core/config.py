@@ -52,6 +52,7 @@ class TrainConfig:
     save_every: int | None = None
     eval_every: int | None = None
     dtype: str = "auto"  # auto | bfloat16 | float16 | float32
+    lora_dtype: str = "auto"  # auto (the base's dtype on CPU, fp32 on GPU) | float32
     device: str = "auto"  # auto | cpu | cuda | mps
     compile: bool = False
     tensorboard: bool = False
@@ -199,6 +200,7 @@ def _validate(cfg: Config, errors: list[str]) -> None:
         (cfg.train.grad_clip > 0, "train.grad_clip must be positive"),
         (cfg.train.dtype in ("auto", "bfloat16", "float16", "float32"),
          "train.dtype must be auto, bfloat16, float16 or float32"),
+        (cfg.train.lora_dtype in ("auto", "float32"), "train.lora_dtype must be auto or float32"),
         (cfg.train.device in ("auto", "cpu", "cuda", "mps") or cfg.train.device.startswith("cuda:"),
          "train.device must be auto, cpu, cuda[:N] or mps"),
         (cfg.eval.metric in ("auto", "exact_match", "rouge_l", "none"),

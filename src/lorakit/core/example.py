@@ -16,7 +16,8 @@ ROLES = ("system", "user", "assistant")
 # This table is the one place they are documented (the README repeats it).
 CHECKS: dict[str, str] = {
     "invalid_json": "the line is not valid JSON (or the file cannot be parsed)",
-    "invalid_encoding": "the bytes are not valid UTF-8",
+    "invalid_encoding": "the bytes are not valid UTF-8, or a broken decoding left junk "
+                        "('ÿþ', U+FFFD, control characters)",
     "invalid_schema": "the row is valid JSON but not a chat example of the expected shape",
     "unknown_role": "a message has a role other than system/user/assistant",
     "empty_message": "a message has empty or whitespace-only content",
@@ -24,7 +25,8 @@ CHECKS: dict[str, str] = {
     "exact_duplicate": "the same conversation appears earlier in the file",
     "near_duplicate": "a nearly identical conversation appears earlier in the file",
     "conflicting_answers": "the same (or nearly the same) prompt has a different answer earlier",
-    "pii": "a message contains personal data (email, phone, card number, IBAN, SSN, IP)",
+    "pii": "a message contains personal data (email, phone, card number, IBAN, SSN, "
+           "street address, public IP)",
     "mojibake": "text was decoded with the wrong encoding (e.g. 'cafÃ©')",
     "markup": "a message contains HTML or similar markup",
     "too_long": "the rendered conversation exceeds the training length limit",

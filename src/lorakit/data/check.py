@@ -31,16 +31,25 @@ SEVERITY: dict[str, str] = {
     "invalid_json": "error", "invalid_encoding": "error", "invalid_schema": "error",
     "unknown_role": "error", "empty_message": "error", "no_assistant_turn": "error",
     "exact_duplicate": "error", "near_duplicate": "warning",
-    "conflicting_answers": "error", "pii": "warning", "mojibake": "warning",
+    "conflicting_answers": "error", "pii": "error", "mojibake": "warning",
     "markup": "warning", "too_long": "error", "eval_overlap": "error",
 }
 assert set(SEVERITY) == set(CHECKS), "every check id needs a severity"
 
 
-def message_findings(example: Example, path: str, line: int) -> list[Finding]:
-    """pii, mojibake and markup: at most one finding per check for a row."""
+def message_findings(example: Example, path: str, line: int,
+                     encoding_reported: bool = False) -> list[Finding]:
+    """pii, mojibake, markup and junk characters: at most one finding per check for a row.
+
+    Junk left by a broken decoding (U+FFFD, 'ÿþ', control characters) is an
+    ``invalid_encoding`` error, unless the row's bytes were already reported
+    as not UTF-8 (``encoding_reported``): one finding says it then.
+    """
     hits: dict[str, list[str]] = {}
     for i, m in enumerate(example.messages, start=1):
+        junk = None if encoding_reported else content.find_junk(m.content)
+        if junk:
+            hits.setdefault("invalid_encoding", []).append(f"message {i}: {junk}")
         for kind in content.find_pii(m.content):
             hits.setdefault("pii", []).append(f"{kind} in message {i} ({m.role[:20]})")
         bad = content.has_mojibake(m.content)
@@ -102,7 +111,7 @@ class CheckReport:
                 "summary": self.summary}
 
 
-def _progress(items: Iterator, path: Path, show: bool) -> Iterator:
+def progress_rows(items: Iterator, path: Path, show: bool) -> Iterator:
     if not show or not sys.stderr.isatty():
         return items
     return tqdm(items, total=count_lines(path), unit=" rows", desc=f"checking {path.name}",
@@ -133,7 +142,7 @@ def prepare_chunk(job: tuple[str, list[tuple[int, bytes]], bool]) -> list[Prepar
     for r in rows:
         found = list(r.findings)
         if r.example is not None:
-            found += message_findings(r.example, name, r.line)
+            found += message_findings(r.example, name, r.line, r.encoding != "utf-8")
         r.obj, r.raw = None, ""  # not needed by check; lighter to send back
         out.append(Prepared(r, views.get(r.line), found))
     return out
@@ -152,12 +161,16 @@ def _jobs(path: Path, size: int = 1000) -> Iterator[tuple[str, list[tuple[int, b
 
 
 def workers_for(path: Path) -> int:
-    """Worker processes for a file: 1 for small files, else up to 2 (LORAKIT_WORKERS)."""
+    """Worker processes for a file: 1 unless LORAKIT_WORKERS says more.
+
+    Measured on 100k rows (benchmarks/dedup_bench.py): sending rows and their
+    views between processes costs more CPU than the per-row work it spreads
+    (47 CPU-s with 2 workers against 28 with 1), so one process is the default.
+    """
     env = os.environ.get("LORAKIT_WORKERS")
     if env and env.isdigit():
         return max(1, int(env))
-    big = path.stat().st_size > 8 << 20 if path.is_file() else False
-    return min(2, os.cpu_count() or 1) if big else 1
+    return 1
 
 
 def iter_prepared(path: Path, workers: int = 1) -> Iterator[Prepared]:
@@ -183,7 +196,7 @@ def check_rows(path: str | Path, index: DedupIndex, counter: TokenCounter | None
     findings: list[Finding] = []
     rows = 0
     workers = workers_for(path) if workers is None else workers
-    for item in _progress(iter_prepared(path, workers), path, progress):
+    for item in progress_rows(iter_prepared(path, workers), path, progress):
         rows += 1
         findings.extend(item.findings)
         if item.row.example is not None:
@@ -221,7 +234,7 @@ def check_path(path: str | Path, eval_path: str | Path | None = None, tokenizer=
 
     ``tokenizer`` is the base's tokenizer for ``too_long``; without one that
     check is skipped (the summary lists it under ``skipped``). ``workers``:
-    processes for the per-row work (default: 2 for files over 8 MB, else 1).
+    processes for the per-row work (default: 1, or LORAKIT_WORKERS).
     """
     counter = TokenCounter(tokenizer, max_tokens) if tokenizer is not None else None
     train = DedupIndex()

@@ -1,12 +1,14 @@
 """`lorakit data clean`: repair what can be repaired, reject the rest with reasons.
 
 Repairs never change what a row means: text read with the wrong encoding,
-mojibake (ftfy), stray HTML markup outside code, whitespace, role names other
-tools use ('human', 'gpt'), empty system messages. Every other error rejects
-the row, and so does a later duplicate, near-duplicate or conflicting answer
-(the first row is kept) and a train row that overlaps the eval file. Each
-rejected row goes to the rejects file with its source line and reasons, so
-rows in == kept + rejected, always. Warnings (pii...) are kept and counted.
+mojibake (ftfy), a few junk characters a broken decoding left ('ÿþ', U+FFFD,
+control characters), stray HTML markup outside code, whitespace, role names
+other tools use ('human', 'gpt'), empty system messages. Every other error
+rejects the row (personal data included: it must not reach training data),
+and so does a later duplicate, near-duplicate or conflicting answer (the first
+row is kept) and a train row that overlaps the eval file. Each rejected row
+goes to the rejects file with its source line and reasons, so rows in ==
+kept + rejected, always. Rows with only warnings are kept and counted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from lorakit.core.example import Example, Finding, Message
 from lorakit.core.io import atomic_write_text
 from lorakit.data import content
-from lorakit.data.check import SEVERITY, length_finding, message_findings
+from lorakit.data.check import SEVERITY, length_finding, message_findings, progress_rows
 from lorakit.data.dedup import DedupIndex
 from lorakit.data.read import Row, iter_rows
 from lorakit.data.schema import canonical_role, content_findings
@@ -61,9 +63,11 @@ def repair(example: Example, row: Row) -> tuple[Example, list[str]]:
         if role not in ("system", "user", "assistant") and canonical_role(role):
             role = canonical_role(role)
             done.append("role")
-        for kind, fix in (("mojibake", _fix_mojibake), ("markup", _fix_markup),
-                          ("whitespace", content.fix_whitespace)):
+        for kind, fix in (("mojibake", _fix_mojibake), ("junk", content.strip_junk),
+                          ("markup", _fix_markup), ("whitespace", content.fix_whitespace)):
             fixed = fix(text)
+            if fixed is None:  # too much junk to strip: leave it for the check to reject
+                break
             if fixed != text:
                 done.append(kind)
                 text = fixed
@@ -126,7 +130,7 @@ def eval_index(eval_path: str | Path | None) -> DedupIndex | None:
 
 def clean_path(path: str | Path, out: str | Path, rejects: str | Path,
                eval_path: str | Path | None = None, tokenizer=None,
-               max_tokens: int = 2048) -> CleanReport:
+               max_tokens: int = 2048, progress: bool = True) -> CleanReport:
     """Clean ``path`` into ``out`` and ``rejects``; every row lands in exactly one."""
     name = str(path)
     report = CleanReport(name, str(out), str(rejects))
@@ -134,7 +138,7 @@ def clean_path(path: str | Path, out: str | Path, rejects: str | Path,
     evals, index = eval_index(eval_path), DedupIndex()
     kept_lines: list[str] = []
     reject_lines: list[str] = []
-    for row in iter_rows(path):
+    for row in progress_rows(iter_rows(path), Path(path), progress):
         report.rows_in += 1
         line, reasons = _clean_row(row, name, counter, index, evals, str(eval_path), report)
         if reasons:

@@ -46,8 +46,9 @@ def data() -> None:
 @data.command("import")
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.option("--from", "fmt_in", metavar="FORMAT", default=None,
-              help="alpaca, sharegpt, openai, prompt_completion or columns "
-                   "(default: detected from the first record).")
+              help="alpaca, sharegpt, openai, prompt_completion, columns, csv or jsonl "
+                   "(csv/jsonl: columns, read as that; need --map). "
+                   "Default: detected from the first record.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output JSONL.")
 @click.option("--map", "maps", multiple=True, metavar="COLUMN=ROLE",
               help="Column to role (user, assistant, system or meta); repeatable.")
@@ -61,8 +62,14 @@ def import_cmd(src, fmt_in, out, maps, system, rejects, strict, fmt) -> None:
 
     \b
     lorakit data import alpaca.json --from alpaca --out rows.jsonl
-    lorakit data import news.csv --map article=user --map summary=assistant \\
+    lorakit data import chats.jsonl --from sharegpt --out rows.jsonl
+    lorakit data import export.jsonl --from openai --out rows.jsonl
+    lorakit data import pairs.jsonl --from prompt_completion --out rows.jsonl
+    lorakit data import news.csv --from csv --map article=user --map summary=assistant \\
         --system "Summarize the article." --out rows.jsonl
+    lorakit data import news.jsonl --from jsonl --map article=user \\
+        --map summary=assistant --out rows.jsonl
+    lorakit data import table.tsv --from columns --map q=user --map a=assistant --out rows.jsonl
     """
     from lorakit.data.importer import import_path, parse_mapping
 

@@ -1,4 +1,4 @@
-"""Checks and repairs on the text of one message: pii, mojibake, markup.
+"""Checks and repairs on the text of one message: pii, mojibake, markup, junk, whitespace.
 
 Mojibake is found and fixed by ftfy (``fix_encoding`` only: it undoes wrong
 decodings and nothing else, so curly quotes and the like stay as written).
@@ -12,7 +12,9 @@ positives down. Emails at the reserved example domains (RFC 2606: example.com,
 from __future__ import annotations
 
 import html
+import ipaddress
 import re
+import unicodedata
 
 import ftfy
 
@@ -39,7 +41,8 @@ TAGS = ("a|abbr|b|blockquote|body|br|code|div|em|font|h[1-6]|head|hr|html|i|img|
         "p|pre|script|small|span|strong|style|sub|sup|table|tbody|td|th|thead|tr|u|ul")
 TAG = re.compile(rf"</?(?:{TAGS})\b[^<>]{{0,200}}/?>", re.IGNORECASE)
 ENTITY = re.compile(r"&(?:nbsp|amp|lt|gt|quot|apos|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
-BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/tr)\b[^<>]{0,200}>", re.IGNORECASE)
+BLOCK_TAG = re.compile(r"<\s*(?:br|/div|/li|/h[1-6]|/tr)\b[^<>]{0,200}>", re.IGNORECASE)
+PARA_END = re.compile(r"<\s*/p\s*>", re.IGNORECASE)  # a paragraph ends with a blank line
 CODE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
 SCRIPT = re.compile(r"<(script|style)\b[^>]{0,200}>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
@@ -89,9 +92,10 @@ def _emails(text: str, found: list[str]) -> None:
 
 
 def _numbers(text: str, found: list[str]) -> None:
-    cards = []
+    cards, card_like = [], []
     for m in CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
+        card_like.append(m.span())  # a long digit group is no phone number either
         if 13 <= len(digits) <= 19 and _luhn(digits) and len(set(digits)) > 1:
             cards.append(m.span())
     if cards:
@@ -102,13 +106,14 @@ def _numbers(text: str, found: list[str]) -> None:
             break
     if SSN.search(text):
         found.append("US social security number")
-    phone = _phone(text, cards)
+    phone = _phone(text, card_like)
     if phone:
         found.append(f"phone number {_mask(phone)}")
     for ip in IPV4.finditer(text):
         # "1.2.3.4" is far more often a version number than an address
+        # private, loopback and documentation ranges point at no one
         octets = [int(x) for x in ip.group(0).split(".")]
-        if octets[0] not in (0, 127) and max(octets) >= 10:
+        if max(octets) >= 10 and ipaddress.ip_address(ip.group(0)).is_global:
             found.append(f"IP address {ip.group(0)}")
             break
 
@@ -117,7 +122,7 @@ def _phone(text: str, cards: list[tuple[int, int]]) -> str | None:
     for m in PHONE.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
         if any(a <= m.start() < b for a, b in cards):
-            continue  # part of a card number, reported as one
+            continue  # part of a card-shaped number (a card is reported as one)
         # 555-01xx is the range set aside for fiction in North America
         if 9 <= len(digits) <= 15 and "55501" not in digits and not SSN.fullmatch(m.group(0)):
             return m.group(0)
@@ -169,14 +174,70 @@ def strip_markup(text: str) -> str:
 
 def _strip(text: str) -> str:
     text = SCRIPT.sub("", text)
+    text = PARA_END.sub("\n\n", text)
     text = BLOCK_TAG.sub("\n", text)
     text = TAG.sub("", text)
     return ENTITY.sub(lambda m: html.unescape(m.group(0)), text).replace("\xa0", " ")
 
 
+# every Unicode space separator but the plain space (no-break, thin, ideographic...)
+ODD_SPACE = re.compile("[" + "".join(chr(c) for c in range(0x80, 0x3001)
+                                     if unicodedata.category(chr(c)) == "Zs") + "]")
+INNER_RUN = re.compile(r"(?<=\S)(?:[ \t]{2,}|\t)(?=\S)")
+
+
 def fix_whitespace(text: str) -> str:
-    """Trim each message, normalise line endings, drop trailing spaces and blank runs."""
+    """Whitespace normalised without changing what the text says.
+
+    CRLF/CR -> LF, odd Unicode spaces -> a space, runs of spaces and tabs
+    between words -> one space (indentation at a line start and code, fenced
+    or in backticks, are kept as written: there the spacing means something), trailing
+    spaces dropped, 3+ line breaks -> one blank line, the message trimmed.
+    Single newlines and paragraph breaks stay.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = ftfy.fixes.remove_control_chars(text)
+    text = ODD_SPACE.sub(" ", text)
+    pieces, last = [], 0
+    for m in CODE.finditer(text):
+        pieces += [INNER_RUN.sub(" ", text[last:m.start()]), m.group(0)]
+        last = m.end()
+    text = "".join(pieces) + INNER_RUN.sub(" ", text[last:])
     lines = [line.rstrip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# what a broken decoding leaves behind: U+FFFD, a BOM inside the text or read
+# as cp1252 ('ÿþ', 'ï»¿'), C0/C1 control characters (not tab or newline) and
+# private-use characters; none of them is ever meant as text in a chat row
+JUNK = re.compile("\ufffd|\ufeff|\xff\xfe|\xfe\xff|\xef\xbb\xbf|"
+                  "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff]")
+# stripping more than this share of a message would no longer leave it intact
+JUNK_SHARE = 0.02
+
+
+def find_junk(text: str) -> str | None:
+    """A description of the junk characters in ``text`` (see JUNK), or None."""
+    if text.isascii() and text.isprintable():
+        return None
+    found = JUNK.findall(text[:SCAN_LIMIT])
+    if not found:
+        return None
+    kinds = sorted({repr(j) if len(j) > 1 else f"U+{ord(j):04X}" for j in found})
+    return f"{len(found)} junk character(s) left by a broken decoding: {', '.join(kinds[:4])}"
+
+
+def strip_junk(text: str) -> str | None:
+    """``text`` without its junk characters, or None when too much would go.
+
+    Junk that is a small part of the message (at most 2%, and the message
+    still has text) is noise around the text and is removed; more means the
+    text itself was lost, so the row is left for `data clean` to reject.
+    """
+    stripped = JUNK.sub("", text)
+    removed = len(text) - len(stripped)
+    if removed == 0:
+        return text
+    if not stripped.strip() or removed > max(4, len(text) * JUNK_SHARE):
+        return None
+    return stripped

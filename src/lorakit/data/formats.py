@@ -6,6 +6,7 @@ sharegpt           ``{"conversations": [{"from": "human"|"gpt"|..., "value"}]}``
 openai             ``{"messages": [{"role", "content"}]}`` (content may be parts)
 prompt_completion  ``{"prompt", "completion"}`` (text, or lists of messages)
 columns            CSV or JSONL with ``--map column=role`` (user/assistant/system/meta)
+csv, jsonl         aliases of ``columns`` that also say how to read the file
 =================  ==========================================================
 
 A converter takes one parsed record and returns ``(messages, meta)`` or raises
@@ -18,7 +19,9 @@ from typing import Any, Callable
 
 from lorakit.data.schema import canonical_role, preview
 
-FORMATS = ("alpaca", "sharegpt", "openai", "prompt_completion", "columns")
+FORMATS = ("alpaca", "sharegpt", "openai", "prompt_completion", "columns", "csv", "jsonl")
+# names that mean "flat records with a column mapping", read as CSV or JSONL
+COLUMN_ALIASES = {"csv": "columns", "jsonl": "columns"}
 MAP_TARGETS = ("system", "user", "assistant", "meta")
 
 Messages = list[dict[str, str]]
@@ -166,4 +169,5 @@ def columns(obj: Any, mapping: dict[str, str] | None = None,
 CONVERTERS: dict[str, Callable[..., tuple[Messages, dict]]] = {
     "alpaca": alpaca, "sharegpt": sharegpt, "openai": openai,
     "prompt_completion": prompt_completion, "columns": columns,
+    "csv": columns, "jsonl": columns,
 }

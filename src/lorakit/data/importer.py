@@ -99,11 +99,16 @@ def _csv_records(path: Path) -> Iterator[Record]:
                                    f"not valid CSV: {exc}")
 
 
-def records(path: str | Path) -> Iterator[Record]:
-    """The records of a source file, by its extension (.csv/.tsv, .json, else JSONL)."""
+def records(path: str | Path, fmt: str | None = None) -> Iterator[Record]:
+    """The records of a source file: as ``fmt`` says (csv, jsonl), else by its extension.
+
+    By extension: .csv/.tsv as CSV, .json holding an array as a JSON array, else JSONL.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
+    if fmt == "jsonl":
+        return _jsonl_records(path)
+    if fmt == "csv" or suffix in (".csv", ".tsv"):
         return _csv_records(path)
     if suffix == ".json":
         with open_source(path) as fh:
@@ -153,10 +158,14 @@ def import_path(src: str | Path, out: str | Path, fmt: str | None = None,
         near = closest(fmt, FORMATS)
         raise UsageError(f"unknown format {fmt!r}" + (f"; did you mean {near!r}?" if near else ""),
                          fix=f"use one of {', '.join(FORMATS)}")
+    if fmt in ("columns", "csv", "jsonl") and not mapping:
+        raise UsageError(f"--from {fmt} needs a column mapping",
+                         fix="add --map COLUMN=ROLE, e.g. --map article=user "
+                             "--map summary=assistant")
     fmt = fmt or detect(src, mapping)
     report = ImportReport(str(src), str(out), fmt)
     convert, lines, bad = CONVERTERS[fmt], [], []
-    for line, obj, problem in records(src):
+    for line, obj, problem in records(src, fmt):
         report.rows_in += 1
         if problem is None:
             try:

@@ -50,15 +50,21 @@ def _names_kwargs(model, names: list[str] | None) -> dict:
     return {"adapter_names": names}
 
 
-# tokens in one loss batch: bounds the (rows x length x vocabulary) logits
-LOSS_TOKENS_PER_BATCH = 8192
+# logits held at once in a loss batch (rows x length x vocabulary): about 1 GB
+# in bf16, so a 262k-word vocabulary (Gemma) gets shorter batches than 49k
+LOGITS_PER_BATCH = 2**29
 
 
-def _step(batch_size: int, group: int, width: int | None = None) -> int:
-    """Rows per batch: a multiple of ``group``, within the token budget when given."""
-    if width:
-        batch_size = min(batch_size, max(1, LOSS_TOKENS_PER_BATCH // width))
+def _step(batch_size: int, group: int, cap: int | None = None) -> int:
+    """Rows per batch: a multiple of ``group``, at most ``cap`` rows when given."""
+    if cap is not None:
+        batch_size = min(batch_size, max(1, cap))
     return max(group, batch_size // group * group)
+
+
+def _vocab(model) -> int:
+    config = getattr(model, "config", None)
+    return int(getattr(config, "vocab_size", None) or 65536)
 
 
 @torch.inference_mode()
@@ -77,7 +83,8 @@ def nll(
     out: list[tuple[float, int]] = []
     bar = _bar(len(rows), desc, progress)
     seen = 0
-    step = _step(batch_size, group, max(len(ids) for ids, _ in rows))
+    width = max(len(ids) for ids, _ in rows)
+    step = _step(batch_size, group, LOGITS_PER_BATCH // (_vocab(model) * width))
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         width = max(len(ids) for ids, _ in chunk)

@@ -280,15 +280,24 @@ def _run_other_base(
 
 
 def _cut_at_turn_end(gen: infer.Generation, tokenizer) -> infer.Generation:
-    """A borrowed template's end-of-turn is plain text to the other base: cut there."""
+    """Cut where a borrowed template's markers begin (``<|im`` for ChatML).
+
+    To the other base those markers are plain text, and a base model often
+    writes near-misses ("<|im_end>") before inventing the next turn itself;
+    the first four characters of a marker are where its answer ends.
+    """
     text = gen.text
-    for tid in end_of_turn_strings(tokenizer):
-        if tid in text:
-            text = text.split(tid)[0].strip()
+    for marker in template_markers(tokenizer):
+        if marker[:4] in text:
+            text = text.split(marker[:4])[0].strip()
     return infer.Generation(text, gen.tokens, gen.hit_max and text == gen.text)
 
 
-def end_of_turn_strings(tokenizer) -> list[str]:
+def template_markers(tokenizer) -> list[str]:
+    """Special tokens the chat template writes (end-of-turn, role headers)."""
     from lorakit.core.template import end_of_turn_ids
 
-    return [tokenizer.convert_ids_to_tokens(i) for i in end_of_turn_ids(tokenizer)]
+    template = tokenizer.chat_template or ""
+    specials = [t for t in tokenizer.all_special_tokens if t and t in template]
+    ends = [tokenizer.convert_ids_to_tokens(i) for i in end_of_turn_ids(tokenizer)]
+    return [m for m in dict.fromkeys(ends + specials) if len(m) >= 4]

@@ -27,8 +27,9 @@ from lorakit.core.models import Base, load_tokenizer, resolve_base
 from lorakit.core.template import Rendered, end_of_turn_ids, render, template_hash
 from lorakit.train import batching
 
-# measured on this 2-core AMX CPU: lorakit reaches about this share of the
-# bf16 matmul peak on SmolLM2-135M (see docs/train.md); used only to estimate
+# an assumed share of the measured bf16 matmul peak that training reaches; a
+# guess on the low side (0.29-0.40 was measured under load, docs/train.md),
+# used only for the time estimate
 ASSUMED_MFU = 0.12
 LIST_LIMIT = 5  # rows named per finding
 
