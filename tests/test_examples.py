@@ -72,6 +72,7 @@ def test_nothing_is_reported_that_was_not_planted(messy_report):
 
 def test_defects_md_lists_every_record():
     text = (SUPPORT / "DEFECTS.md").read_text(encoding="utf-8")
+    assert "{summary}" not in text and "| personal data | pii | 6 |" in text
     for d in _listed():
         assert f"| {d['path']}:{d['line']} | {d['defect']} |" in text
 

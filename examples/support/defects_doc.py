@@ -107,5 +107,5 @@ A street address has no check of its own in every tool; it is listed as personal
 
 | where (file:line) | defect | expected check | from | related | what was done |
 | --- | --- | --- | --- | --- | --- |
-""".replace("{{summary}}", summary) + "\n".join(rows) + "\n"
+""".replace("{summary}", summary) + "\n".join(rows) + "\n"
     path.write_text(text, encoding="utf-8", newline="\n")
