@@ -32,7 +32,7 @@ test: setup browser
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 bench: setup
 	$(PY) benchmarks/train_vs_trl.py --quick

@@ -31,7 +31,10 @@ class DataConfig:
 class LoraConfig:
     rank: int = 16
     alpha: int = 32
-    dropout: float = 0.05
+    # 0 by default: PEFT's LoRA dropout copies every adapted layer's input and
+    # measured 2x slower per step here (185 vs 359 tok/s, SmolLM2-135M bf16);
+    # a few epochs on a few hundred rows did not need it
+    dropout: float = 0.0
     target_modules: list[str] | str = "all-linear"
 
 

@@ -40,6 +40,27 @@ def _text_summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _side_by_side(result: dict[str, Any], n: int, width: int = 100) -> str:
+    """The first ``n`` held-out examples: the question, then each model's answer."""
+    import textwrap
+
+    blocks = []
+    for row in result["examples"][:n]:
+        answers = {"base": row["base"]}
+        if "adapter" in row:
+            answers["adapter"] = row["adapter"]
+        answers.update(row.get("adapters", {}))
+        answers.update(row.get("also_base", {}))
+        prompt = textwrap.shorten(" ".join(row["prompt"].split()), width)
+        lines = [f"--- line {row.get('line')}: {prompt}"]
+        for name, text in answers.items():
+            body = textwrap.shorten(" ".join(text.split()), 3 * width) or "(empty)"
+            wrapped = textwrap.fill(body, width, initial_indent="    ", subsequent_indent="    ")
+            lines.append(f"  [{name}]\n{wrapped}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
 def _compare_text(out: dict[str, Any]) -> str:
     rows = [
         [
@@ -184,6 +205,8 @@ def _export(
     default=None,
     help="Write an lm-evaluation-harness task for --data into this folder and stop.",
 )
+@click.option("--show", "show", type=int, default=3, show_default=True,
+              help="Print this many held-out examples side by side (text format).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def eval_cmd(
     adapters: tuple[str, ...],
@@ -204,6 +227,7 @@ def eval_cmd(
     no_record: bool,
     compare: bool,
     export_dir: str | None,
+    show: int,
     fmt: str,
 ) -> None:
     """Evaluate the base against adapters on held-out rows.
@@ -278,6 +302,8 @@ def eval_cmd(
     if fmt == "json":
         emit_json(result)
         return
+    if show > 0 and result.get("examples"):
+        click.echo(_side_by_side(result, show) + "\n")
     click.echo(_text_summary(result))
     if report:
         click.echo(f"report: {result['report']}")
