@@ -1,4 +1,5 @@
-"""Data parallel: torchrun with 2 gloo processes equals one process on the same global batch."""
+"""Data parallel: torchrun or accelerate launch with 2 gloo processes equals one process
+on the same global batch."""
 
 from __future__ import annotations
 
@@ -13,10 +14,21 @@ import pytest
 from safetensors.torch import load_file
 
 
-def test_torchrun_two_processes_match_one(tmp_path, tiny_base):
-    torchrun = Path(sys.executable).with_name("torchrun")
-    if not torchrun.exists():
-        pytest.skip("torchrun is not installed beside this python")
+# accelerate: `--multi_gpu` is its torchrun-style launcher (RANK/WORLD_SIZE per process);
+# on a machine with no GPU lorakit picks gloo, so it runs here on the CPU. Its `--cpu`
+# flag cannot be combined with it and launches one process unless MPI is set up.
+LAUNCHERS = {
+    "torchrun": ["torchrun", "--standalone", "--nproc_per_node", "2"],
+    "accelerate": ["accelerate", "launch", "--num_processes", "2", "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no", "--multi_gpu"],
+}
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_processes_match_one(tmp_path, tiny_base, launcher):
+    command = LAUNCHERS[launcher]
+    program = Path(sys.executable).with_name(command[0])
+    assert program.exists(), f"{command[0]} is not installed beside this python"
     rows = [{"messages": [{"role": "user", "content": f"Question {i}?" + " more" * (i % 5)},
                           {"role": "assistant", "content": f"Answer {i}. Cheers, Pip."}]}
             for i in range(24)]
@@ -30,7 +42,7 @@ def test_torchrun_two_processes_match_one(tmp_path, tiny_base):
     one = subprocess.run([sys.executable, "-m", "lorakit", *args, "--out", str(tmp_path / "one")],
                          capture_output=True, text=True, env=env)
     assert one.returncode == 0, one.stderr
-    two = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "lorakit",
+    two = subprocess.run([str(program), *command[1:], "-m", "lorakit",
                           *args, "--out", str(tmp_path / "two")],
                          capture_output=True, text=True, env=env)
     assert two.returncode == 0, two.stderr[-3000:]
