@@ -12,22 +12,18 @@ from pathlib import Path
 
 from lorakit.core.errors import LorakitError, shorten
 from lorakit.core.example import ROLES, Example, Message
+from lorakit.data.read import iter_lines
 
 
 def load_examples(path: str | Path) -> list[Example]:
+    """Canonical rows of a JSONL file; the first bad line raises one clear error.
+
+    Lines are read as `data check` reads them (BOM, CRLF, blank lines, 1-based
+    numbers), so the line an error names is the line check reports.
+    """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise LorakitError("file not found", path=path) from None
-    except IsADirectoryError:
-        raise LorakitError("is a folder, expected a JSONL file", path=path) from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
     examples = []
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
+    for number, line in iter_lines(path):
         fix = f"run `lorakit data check {path}` to see every problem"
         try:
             text = line.decode("utf-8")
