@@ -27,10 +27,10 @@ from lorakit.core.models import Base, load_tokenizer, resolve_base
 from lorakit.core.template import Rendered, end_of_turn_ids, render, template_hash
 from lorakit.train import batching
 
-# an assumed share of the measured bf16 matmul peak that training reaches; a
-# guess on the low side (0.29-0.40 was measured under load, docs/train.md),
-# used only for the time estimate
-ASSUMED_MFU = 0.12
+# an assumed share of the measured bf16 matmul peak that training reaches, used
+# only for the time estimate: benchmarks/train_vs_trl.py measured about 0.29 on an
+# idle machine; a little lower here to leave room for eval passes and load
+ASSUMED_MFU = 0.25
 LIST_LIMIT = 5  # rows named per finding
 
 
