@@ -119,6 +119,11 @@ def training_plot(result: dict[str, Any]) -> str:
     return svg
 
 
+def _deltas(examples: list[dict], field: str, name: str) -> list[float]:
+    """Per-example ``field`` of model ``name`` minus the base's (a missing value counts 0)."""
+    return [(row[field].get(name) or 0) - (row[field].get("base") or 0) for row in examples]
+
+
 def delta_plot(result: dict[str, Any]) -> str:
     """Per-example task-metric and loss differences (model minus base)."""
     import matplotlib.pyplot as plt
@@ -127,19 +132,11 @@ def delta_plot(result: dict[str, Any]) -> str:
     names = [n for n in models_of(result) if n != "base" and not n.endswith(" (base)")]
     if not names or not examples:
         return '<p class="meta">No adapters: nothing to compare with the base.</p>'
-    keys = {n: n for n in names}
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.6), sharex=True)
     width = 0.8 / len(names)
     index = range(len(examples))
     for j, name in enumerate(names):
-        score = [
-            (row["scores"].get(keys[name]) or 0) - (row["scores"].get("base") or 0)
-            for row in examples
-        ]
-        loss = [
-            (row["loss"].get(keys[name]) or 0) - (row["loss"].get("base") or 0)
-            for row in examples
-        ]
+        score, loss = _deltas(examples, "scores", name), _deltas(examples, "loss", name)
         shift = [i + (j - (len(names) - 1) / 2) * width for i in index]
         top.bar(shift, score, width, label=name)
         bottom.bar(shift, loss, width, label=name)
