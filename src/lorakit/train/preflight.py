@@ -227,7 +227,9 @@ def _estimate(report: PreflightReport, cfg: Config, base: Base) -> None:
     hidden, layers = geo.get("hidden_size", 576), geo.get("num_hidden_layers", 30)
     inter, vocab = geo.get("intermediate_size", 4 * hidden), geo.get("vocab_size", 49152)
     tokens = sum(rendered[i].n_tokens for i in rows)
-    report.est_seconds_per_epoch = round(4 * n_params * tokens / (_matmul_peak() * ASSUMED_MFU), 1)
+    # three significant figures, not a fixed decimal: a tiny run must not round to 0 s
+    seconds = 4 * n_params * tokens / (_matmul_peak() * ASSUMED_MFU)
+    report.est_seconds_per_epoch = float(f"{seconds:.3g}")
 
     # memory: bf16 weights, fp32 LoRA (+grad +2 Adam moments), activations of the
     # largest micro-batch, fp32 logits of its trained tokens, the interpreter itself
