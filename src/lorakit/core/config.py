@@ -243,13 +243,3 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         raise UsageError("invalid config:\n  " + "\n  ".join(errors))
     return cfg
 
-
-def config_from_dict(raw: dict[str, Any]) -> Config:
-    """Rebuild a Config saved with ``Config.to_dict`` (e.g. from a manifest)."""
-    errors: list[str] = []
-    cfg = Config()
-    for key, value in _flatten(raw, errors, "").items():
-        _apply(cfg, key, value, errors, "")
-    if errors:
-        raise UsageError("invalid saved config:\n  " + "\n  ".join(errors))
-    return cfg

@@ -44,13 +44,11 @@ def _side_by_side(result: dict[str, Any], n: int, width: int = 100) -> str:
     """The first ``n`` held-out examples: the question, then each model's answer."""
     import textwrap
 
+    from lorakit.eval.report import outputs_of
+
     blocks = []
     for row in result["examples"][:n]:
-        answers = {"base": row["base"]}
-        if "adapter" in row:
-            answers["adapter"] = row["adapter"]
-        answers.update(row.get("adapters", {}))
-        answers.update(row.get("also_base", {}))
+        answers = outputs_of(row, result)
         prompt = textwrap.shorten(" ".join(row["prompt"].split()), width)
         lines = [f"--- line {row.get('line')}: {prompt}"]
         for name, text in answers.items():

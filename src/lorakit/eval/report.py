@@ -39,7 +39,8 @@ def models_of(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return models
 
 
-def _outputs_of(row: dict[str, Any], result: dict[str, Any]) -> dict[str, str]:
+def outputs_of(row: dict[str, Any], result: dict[str, Any]) -> dict[str, str]:
+    """One example's output per model, named as in ``models_of``."""
     out = {"base": row["base"]}
     if "adapter" in row:
         out[result["adapter"]["name"]] = row["adapter"]
@@ -156,11 +157,11 @@ def outputs_table(result: dict[str, Any]) -> str:
     rows = result["examples"]
     if not rows:
         return ""
-    names = list(_outputs_of(rows[0], result))
+    names = list(outputs_of(rows[0], result))
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     out = [f"<tr><th>line</th><th>prompt</th><th>reference</th>{head}</tr>"]
     for row in rows:
-        texts = _outputs_of(row, result)
+        texts = outputs_of(row, result)
         cells = []
         for name in names:
             key = name.removesuffix(" (base)")
